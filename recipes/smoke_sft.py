@@ -1,0 +1,27 @@
+"""Tiny SFT on a CPU in minutes: random Olmo3, in-process tokenizer, bundled toy chats.
+
+    olmo3hpc launch smoke_sft --executor local
+"""
+
+from pathlib import Path
+
+from olmo3hpc.config import (
+    DataConfig, DeepSpeedConfig, MetaConfig, ModelConfig, OptimConfig, PlacementConfig, SFTRun, SlurmConfig,
+    TrainConfig,
+)
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def recipe() -> SFTRun:
+    return SFTRun(
+        meta=MetaConfig(name="smoke_sft", seed=1),
+        model=ModelConfig(init="random:tiny", tokenizer="random:bpe", chat_template="olmo", params_b=0.001,
+                          dtype="float32", gradient_checkpointing=False),
+        data=DataConfig(mixer_list=(str(DATA / "smoke_sft.jsonl"), "1.0"), max_seq_length=256, num_workers=1),
+        optim=OptimConfig(lr=3e-3, warmup_ratio=0.1),
+        train=TrainConfig(epochs=2, micro_batch_size=4, grad_accum=1, checkpoint_every=10, keep_last=2),
+        deepspeed=DeepSpeedConfig(zero_stage=2),
+        slurm=SlurmConfig(nodes=1, gpus_per_node=0, time="00:30:00", signal_delay_s=60),
+        placement=PlacementConfig(cpu_devices_per_node=2),
+    )
