@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from olmo3hpc.config import ConfigError, Run
@@ -41,6 +42,9 @@ def recipe_path(name: str) -> Path:
 def load_recipe(name: str) -> Run:
     """Import the recipe file and return its run config (its meta.name defaults to the recipe name)."""
     path = recipe_path(name)
+    # Recipes import their shared run-era defaults (`_olmo3.py`) from their own directory.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(f"olmo3hpc_recipe_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -48,3 +52,10 @@ def load_recipe(name: str) -> Run:
     if not hasattr(module, "recipe"):
         raise ConfigError(f"{path}: a recipe file must define `recipe()` returning SFTRun, DPORun or RLRun")
     return module.recipe()
+
+
+def lineage_dir(run: Run) -> Path:
+    """Where `model.init: recipe:<name>` points: that recipe's final HF export under the same output root."""
+    if not run.model.lineage:
+        raise ConfigError(f"model.init {run.model.init!r} does not name a recipe")
+    return Path(run.meta.output_root) / run.model.lineage / "hf" / "final"

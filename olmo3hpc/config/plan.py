@@ -164,10 +164,12 @@ def _check_memory(run: Run, state_gb: float) -> None:
         return
     budget = run.slurm.gpu_mem_gb * _USABLE_GPU_FRACTION
     if state_gb > budget:
+        fix = "add learners (nodes or placement.learners_per_node)"
+        fix += " or offload (deepspeed.offload_optimizer)" if run.deepspeed.zero_stage == 3 else " or use deepspeed.zero_stage 3"
         raise PlanError(
             f"a {run.model.params_b:g}B learner group needs ~{state_gb:.0f} GB per GPU with ZeRO-"
             f"{run.deepspeed.zero_stage} over its learners, more than {budget:.0f} GB usable of "
-            f"{run.slurm.gpu_mem_gb} GB: add learners/nodes, use ZeRO-3 or offload"
+            f"{run.slurm.gpu_mem_gb} GB: {fix}"
         )
 
 

@@ -1,0 +1,3 @@
+from olmo3hpc.cli import main
+
+raise SystemExit(main())
