@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from types import TracebackType
 
-import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from olmo3hpc.rewards.code_sandbox import SandboxLimits, outputs_match, run_sandboxed
+from olmo3hpc.rewards.server_process import ServerProcess
 
 PORT_LINE = "CODE_SERVICE_PORT="
 _MAX_TIME_S = 60.0
@@ -150,78 +147,22 @@ def _reap(pids: set[int], timeout: float) -> None:
         os.waitpid(pid, 0)
 
 
-class CodeService:
+class CodeService(ServerProcess):
     """Start/stop the code service as a child process tree; usable as a context manager."""
 
+    name = "code service"
+    health_path = "/health"
+
     def __init__(self, workers: int = 4, port: int = 0, host: str = "127.0.0.1", concurrency: int = 1) -> None:
-        self.workers, self.port, self.host, self.concurrency = workers, port, host, concurrency
-        self.url: str | None = None
-        self._proc: subprocess.Popen | None = None
+        super().__init__(host)
+        self.workers, self.port, self.concurrency = workers, port, concurrency
 
     def start(self, workers: int | None = None, port: int | None = None, timeout: float = 60.0) -> str:
-        if self._proc is not None:
-            raise RuntimeError(f"code service already running at {self.url}")
         workers = self.workers if workers is None else workers
         port = self.port if port is None else port
         cmd = [sys.executable, "-m", "olmo3hpc.rewards.code_service", "--host", self.host, "--port", str(port),
                "--workers", str(workers), "--concurrency", str(self.concurrency)]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True, text=True)
-        try:
-            bound = self._read_port(timeout)
-            self.url = f"http://{self.host}:{bound}"
-            self._wait_healthy(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self.url
-
-    def _read_port(self, timeout: float) -> int:
-        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
-        line = self._proc.stdout.readline() if ready else ""
-        if not line.startswith(PORT_LINE):
-            raise RuntimeError(f"code service did not start (exit code {self._proc.poll()}, said {line!r})")
-        return int(line[len(PORT_LINE):])
-
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"code service exited with {self._proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"code service at {self.url} not healthy after {timeout}s")
-
-    def stop(self) -> None:
-        """SIGTERM the launcher (it stops its workers), then SIGKILL its whole process group."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        _signal(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.url = None
-
-    def __enter__(self) -> CodeService:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return self._launch(cmd, PORT_LINE, timeout)
 
 
 def main() -> None:

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import select
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from types import TracebackType
 from typing import Any
 
-import httpx
 from pydantic import BaseModel
+
+from olmo3hpc.rewards.server_process import ServerProcess
 
 PORT_LINE = "JUDGE_SERVER_PORT="
 
@@ -43,17 +39,20 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-class JudgeServer:
+class JudgeServer(ServerProcess):
     """Start/stop a judge server process; `backend` is "auto" (vllm if importable), "vllm" or "transformers"."""
+
+    name = "judge server"
+    health_path = "/v1/models"
+    term_grace_s = 15.0
 
     def __init__(self, model: str, tensor_parallel: int = 1, host: str = "127.0.0.1", backend: str = "auto") -> None:
         if backend == "auto":
             backend = "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
         if backend not in ("vllm", "transformers"):
             raise ValueError(f"judge backend {backend!r}: expected auto, vllm or transformers")
-        self.model, self.tensor_parallel, self.host, self.backend = model, tensor_parallel, host, backend
-        self.url: str | None = None
-        self._proc: subprocess.Popen | None = None
+        super().__init__(host)
+        self.model, self.tensor_parallel, self.backend = model, tensor_parallel, backend
 
     def _command(self, port: int) -> list[str]:
         if self.backend == "vllm":
@@ -64,72 +63,10 @@ class JudgeServer:
                 "--port", str(port)]
 
     def start(self, port: int = 0, timeout: float = 900.0) -> str:
-        if self._proc is not None:
-            raise RuntimeError(f"judge server already running at {self.url}")
-        if self.backend == "vllm" and port == 0:
-            port = _free_port(self.host)  # vllm needs a concrete port
-        self._proc = subprocess.Popen(self._command(port), stdout=subprocess.PIPE, start_new_session=True, text=True)
-        try:
-            if self.backend == "transformers":
-                port = self._read_port(timeout)
-            self.url = f"http://{self.host}:{port}"
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self.url
-
-    def _read_port(self, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self._proc.stdout], [], [], 1.0)
-            if ready:
-                line = self._proc.stdout.readline()
-                if line.startswith(PORT_LINE):
-                    return int(line[len(PORT_LINE):])
-                if not line:
-                    break
-        raise RuntimeError(f"judge server did not report its port (exit code {self._proc.poll()})")
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"judge server exited with {self._proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"judge server at {self.url} not ready after {timeout}s")
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.url = None
-
-    def __enter__(self) -> JudgeServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self.backend == "vllm":  # vllm serve needs a concrete port and prints no port line
+            port = port or _free_port(self.host)
+            return self._launch(self._command(port), port, timeout)
+        return self._launch(self._command(port), PORT_LINE, timeout)
 
 
 def create_app(model_path: str, served_name: str | None = None) -> Any:
