@@ -118,8 +118,12 @@ def cmd_launch(args: Sequence[str]) -> int:
     if note and "not present" in note:
         raise ConfigError(note + f"; run that recipe first, or pass --model.init {run.model.public_equivalent or '<hub id>'}")
     result = launch(run, opts)
-    print(result.describe() if hasattr(result, "describe") else result)
-    return 0
+    print(result.describe())
+    if result.executor != "local" or opts.detach:
+        return 0
+    from olmo3hpc.launch import jobs
+
+    return 0 if jobs.logs(str(result.run_dir), follow=True) == "COMPLETED" else 1
 
 
 def _lineage_note(run: Run) -> str:
@@ -148,7 +152,8 @@ def _job_command(name: str) -> Callable[[Sequence[str]], int]:
         if not args or args[0].startswith("-"):
             raise ConfigError(f"usage: olmo3hpc {name} <run_dir or job id>" + (" [--follow]" if name == "logs" else ""))
         if name == "logs":
-            return jobs.logs(args[0], follow="--follow" in args or "-f" in args) or 0
+            final = jobs.logs(args[0], follow="--follow" in args or "-f" in args)
+            return 0 if final in ("", "COMPLETED") else 1
         return getattr(jobs, name)(args[0]) or 0
 
     return run

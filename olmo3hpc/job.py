@@ -9,7 +9,6 @@ requeue (bounded by `slurm.max_requeues`). Nodes k > 0 join as Ray workers and l
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import sys
 from pathlib import Path

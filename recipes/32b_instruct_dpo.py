@@ -5,7 +5,6 @@
 
 from _olmo3 import DPO, mix, replace
 
-from olmo3hpc.config import MetaConfig
 
 RUN_ERA_MIX = mix(
     ("allenai/olmo-3-pref-mix-deltas-complement2-DECON-tpc-kwd-ch-dedup5-lbc100-grafmix-unbal", 125000),

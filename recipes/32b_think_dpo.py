@@ -6,7 +6,6 @@ lr 7e-8 is the sweep point (7e-8/8e-8/9e-8) whose output started 32B Think RL.
 
 from _olmo3 import DPO, replace
 
-from olmo3hpc.config import MetaConfig
 
 
 def recipe():

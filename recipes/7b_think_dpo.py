@@ -6,7 +6,6 @@
 
 from _olmo3 import DPO, replace
 
-from olmo3hpc.config import MetaConfig
 
 
 def recipe():

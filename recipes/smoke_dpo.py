@@ -21,7 +21,7 @@ def recipe() -> DPORun:
         data=DataConfig(mixer_list=(str(DATA / "smoke_dpo.jsonl"), "1.0"),
                         eval_mixer_list=(str(DATA / "smoke_dpo_eval.jsonl"), "1.0"), max_seq_length=256,
                         num_workers=1),
-        optim=OptimConfig(lr=1e-3, warmup_ratio=0.1),
+        optim=OptimConfig(lr=5e-4, warmup_ratio=0.1, weight_decay=0.0),
         train=TrainConfig(epochs=1, micro_batch_size=4, grad_accum=1, checkpoint_every=10, keep_last=2),
         deepspeed=DeepSpeedConfig(zero_stage=2),
         dpo=DPOConfig(loss_type="dpo_norm", beta=5.0),

@@ -29,7 +29,8 @@ Cache (`olmo3hpc.data.cache`)
 SFT rows (`olmo3hpc.data.sft_rows`, `olmo3hpc.data.packing`)
     rows = SFTRows.from_run(run, tokenizer)   rows[i] -> PackedRow(input_ids, labels, position_ids,
         doc_ids, doc_lens); packed by best-fit decreasing (ties broken by data.shuffle_seed) when
-        data.packing, else one doc per row
+        data.packing, else one doc per row; rows.batch(items) -> numpy input_ids/labels/position_ids
+        [len(items), max_seq_length] (what the SFT stage trains on)
     best_fit_decreasing(lengths, capacity, order) / greedy_in_order / assemble(docs, length, pad_id)
     collate(list[PackedRow], pad_id, length=0) -> dict of torch tensors (+ cu_seqlens, max_seqlen)
     Epoch order and exact resume: `olmo3hpc.engine.order.TrainOrder` (step-addressable, seeded per epoch).

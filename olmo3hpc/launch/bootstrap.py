@@ -158,6 +158,14 @@ def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int | None:
         return None
 
 
+def stop_and_say(proc: subprocess.Popen, what: str) -> str:
+    """`stop` and a log line; a Ray we stopped exits 1 on SIGTERM, which is not a failure."""
+    if proc.poll() is not None:
+        return f"{what} had already exited (code {proc.returncode})"
+    code = stop(proc)
+    return f"{what} stopped" + ("" if code in (0, 1, -signal.SIGTERM, -signal.SIGKILL) else f" (exit {code})")
+
+
 def remove_temp_dir(path: str) -> None:
     """Ray leaves its session (logs, spilled objects) in the temp dir; it is ours alone, per job."""
     shutil.rmtree(path, ignore_errors=True)

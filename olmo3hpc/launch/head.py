@@ -189,6 +189,5 @@ def _teardown(ctx: JobContext, rdv: Rendezvous, head: subprocess.Popen) -> None:
     rdv.mark_done()
     poll_until(lambda: all(rdv.left_file(k).exists() or k in rdv.failures(ctx.num_nodes)
                            for k in range(1, ctx.num_nodes)), _LEAVE_TIMEOUT_S)
-    code = bootstrap.stop(head)
+    ctx.log.line(bootstrap.stop_and_say(head, "ray head"))
     bootstrap.remove_temp_dir(node_spec(ctx, 0).temp_dir)
-    ctx.log.line(f"ray head stopped (exit {code})")

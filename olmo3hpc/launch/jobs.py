@@ -158,8 +158,9 @@ def _last_step(run_dir: Path | None) -> int | None:
     return None
 
 
-def logs(target: str, follow: bool = False, out: TextIO | None = None) -> None:
-    """Print the merged log of the run's newest job; with follow, keep printing until it ends."""
+def logs(target: str, follow: bool = False, out: TextIO | None = None) -> str:
+    """Print the merged log of the run's newest job; with follow, keep printing until it ends.
+    Returns the job's final state when followed to its end, else ""."""
     out = out or sys.stdout
     run_dir, subs = resolve(target)
     train = [s for s in subs if s[1] == "train"] or subs
@@ -168,13 +169,15 @@ def logs(target: str, follow: bool = False, out: TextIO | None = None) -> None:
     job_id, _, executor = train[-1]
     path = merged_log_path(run_dir, job_id)
     offset = _print_from(path, 0, out)
-    while follow:
+    if not follow:
+        return ""
+    while True:
         state = _job_state(job_id, "train", executor, _slurm_states([job_id]) if executor == "slurm" else {},
                            read_events(run_dir))
         offset = _print_from(path, offset, out)
         if not state.active:
             out.write(f"[olmo3hpc] job {job_id} {state.state}\n")
-            return
+            return state.state
         time.sleep(1.0)  # polling a log file for new lines: nothing to wait on but time
 
 

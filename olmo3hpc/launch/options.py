@@ -35,6 +35,9 @@ class LaunchOptions:
     """Python command on the nodes (default: this interpreter; containers usually need `python`)."""
     quiet: bool = False
     """No progress lines."""
+    detach: bool = False
+    """Local executor: return at once instead of streaming the job's log until it ends (Slurm jobs
+    always return at once; follow them with `olmo3hpc logs <run_dir> --follow`)."""
 
     def validate(self) -> None:
         if self.dependency and not _DEPENDENCY.match(self.dependency):

@@ -45,10 +45,10 @@ def run_worker(ctx: JobContext, signals: Signals) -> None:
 
 
 def _stop(ctx: JobContext, rdv: Rendezvous, proc: subprocess.Popen) -> None:
-    code = bootstrap.stop(proc)
+    said = bootstrap.stop_and_say(proc, "ray worker")
     bootstrap.remove_temp_dir(node_spec(ctx, ctx.node).temp_dir)
     rdv.mark_left(ctx.node)
-    ctx.log.line(f"ray worker stopped (exit {code})")
+    ctx.log.line(said)
 
 
 def _join_with_retries(ctx: JobContext, rdv: Rendezvous, address: str, signals: Signals) -> subprocess.Popen | None:

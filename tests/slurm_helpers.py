@@ -10,9 +10,9 @@ from olmo3hpc.catalog import load_recipe
 from olmo3hpc.config import Run, replace_path
 
 
-def small_run(root: Path, name: str, nodes: int = 2, **overrides: object) -> Run:
-    """smoke_sft on `nodes` CPU nodes, sized for the 2-core CI machine."""
-    run = load_recipe("smoke_sft")
+def small_run(root: Path, name: str, nodes: int = 2, recipe: str = "smoke_sft", **overrides: object) -> Run:
+    """A smoke recipe on `nodes` CPU nodes of 1 CPU each, sized for the 2-core CI machine."""
+    run = load_recipe(recipe)
     values = {"meta.output_root": str(root), "meta.name": name, "slurm.nodes": nodes, "slurm.cpus_per_node": 1,
               "slurm.time": "00:10:00", "slurm.signal_delay_s": 30, "slurm.max_requeues": 2,
               "ray.ready_timeout_s": 120.0, "ray.object_store_mb": 80, **overrides}
