@@ -23,6 +23,7 @@ import contextlib
 import datetime
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +180,13 @@ class Learner:
 
 
 def whereabouts() -> dict[str, Any]:
-    """Where this rank really runs (the driver records it in placement.json)."""
-    import ray
-
-    return {"ray_node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-            "pid": os.getpid()}
+    """Where this rank really runs (the driver records it in placement.json); no node id when the
+    learner runs in-process without Ray (benchmarks)."""
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")  # an actor has Ray imported; a bare process may not have it installed
+    if ray is not None and ray.is_initialized():
+        where["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return where
 
 
 def _attn_implementation(choice: str, gpu: bool) -> str:

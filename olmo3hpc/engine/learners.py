@@ -28,6 +28,7 @@ from olmo3hpc.config import Plan, Run
 from olmo3hpc.engine.cluster import node_resource
 from olmo3hpc.engine.learner import Learner
 
+_ROOT_CAUSE_GRACE_S = 5.0
 _POLL_S = 1.0
 
 
@@ -115,21 +116,33 @@ class LearnerGroup:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=_POLL_S)
             for ref in ready:
-                results[index[ref]] = self._get(ref, index[ref])
+                try:
+                    results[index[ref]] = ray.get(ref)
+                except Exception as e:  # RayActorError (dead process) or the rank's own exception
+                    self._fail({index[ref]: e}, pending, index)
             if pending and deadline is not None and time.monotonic() > deadline:
                 self.shutdown()
                 raise LearnerError(f"learners {[index[r] for r in pending]} did not answer within {timeout_s} s")
         return results
 
-    def _get(self, ref: Any, rank: int) -> Any:
+    def _fail(self, failures: dict[int, Exception], pending: list[Any], index: dict[Any, int]) -> None:
+        """Raise LearnerError naming the root cause. When a rank dies, its peers fail too (their collective
+        breaks), sometimes first: give them a moment and name a rank whose process died over the others."""
         import ray
 
-        try:
-            return ray.get(ref)
-        except Exception as e:  # RayActorError (dead process) or the rank's own exception
-            node = self.slots[rank][0] if rank < len(self.slots) else "?"
-            self.shutdown()
-            raise LearnerError(f"learner rank {rank} (node {node}) failed: {type(e).__name__}: {e}") from e
+        done, _ = ray.wait(pending, num_returns=len(pending), timeout=_ROOT_CAUSE_GRACE_S) if pending else ([], [])
+        for ref in done:
+            try:
+                ray.get(ref)
+            except Exception as e:
+                failures[index[ref]] = e
+        dead = [r for r, e in failures.items() if isinstance(e, ray.exceptions.RayActorError)]
+        rank = min(dead) if dead else next(iter(failures))
+        error, others = failures[rank], sorted(set(failures) - {rank})
+        node = self.slots[rank][0] if rank < len(self.slots) else "?"
+        self.shutdown()
+        also = f" (then ranks {others} failed too)" if others else ""
+        raise LearnerError(f"learner rank {rank} (node {node}) failed{also}: {type(error).__name__}: {error}") from error
 
 
 def _check_nodes(plan: Plan) -> None:

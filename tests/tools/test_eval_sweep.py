@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,12 +141,18 @@ def test_slurm_array_sweep_is_resumable(tmp_path: Path) -> None:
 @pytest.mark.timeout(900)
 def test_cell_with_the_vllm_engine(tmp_path: Path) -> None:
     pytest.importorskip("vllm")
-    from olmo3hpc.tools.eval_cells import Cell, EvalSettings, evaluate_cell
-
     model = save_tiny_hf(tmp_path / "step_00000005", seed=5, size="tiny_hd64")
-    group = resolve_suite("math")[0]
-    result = evaluate_cell(Cell(str(model), "step_00000005", 5, group),
-                           EvalSettings(engine="vllm", max_new_tokens=4, limit=2), tmp_path / "cells")
+    # In its own process, as an array task runs it: an in-process vLLM engine leaves global state behind.
+    cell = ("from olmo3hpc.tools.eval_cells import Cell, EvalSettings, evaluate_cell\n"
+            "from olmo3hpc.tools.suites import resolve_suite\n"
+            "import json, sys\n"
+            "cell = Cell(sys.argv[1], 'step_00000005', 5, resolve_suite('math')[0])\n"
+            "print(json.dumps(evaluate_cell(cell, EvalSettings(engine='vllm', max_new_tokens=4, limit=2), "
+            "__import__('pathlib').Path(sys.argv[2]))))\n")
+    proc = subprocess.run([sys.executable, "-c", cell, str(model), str(tmp_path / "cells")], capture_output=True,
+                          text=True, timeout=800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (result["engine"], result["n"], result["step"]) == ("vllm", 2, 5)
     samples = [json.loads(line) for line in (tmp_path / "cells" / "step_00000005__gsm8k.samples.jsonl").open()]
     assert [s["id"] for s in samples] == ["gsm8k-00", "gsm8k-01"] and all(s["response"] for s in samples)

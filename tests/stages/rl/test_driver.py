@@ -13,7 +13,7 @@ import pytest
 from olmo3hpc.catalog import load_recipe
 from olmo3hpc.config import RLRun, replace_path
 from olmo3hpc.engine import preempt
-from olmo3hpc.engine.metrics import read_metrics
+from olmo3hpc.engine.metrics import MetricsLogger, read_metrics
 from olmo3hpc.stages.rl import placement_record
 
 pytestmark = pytest.mark.slow
@@ -68,11 +68,17 @@ def test_smoke_rl_mean_reward_rises(tmp_path: Path):
 
 
 @pytest.mark.timeout(900)
-def test_preemption_checkpoints_and_resume_continues_exactly(tmp_path: Path):
+def test_preemption_checkpoints_and_resume_continues_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from olmo3hpc.stages.rl import train
 
     run = _small(tmp_path, steps=5, rl__async_steps=2, train__checkpoint_every=0)
-    _when_step_logged(run.meta.run_dir, 2, preempt.request)
+    log = MetricsLogger.log
+
+    def log_then_preempt(self, step, metrics, progress=True):  # the signal lands right after step 2
+        log(self, step, metrics, progress)
+        if step == 2:
+            preempt.request()
+    monkeypatch.setattr(MetricsLogger, "log", log_then_preempt)
     try:
         with pytest.raises(SystemExit) as stop:
             train(run)
@@ -86,6 +92,7 @@ def test_preemption_checkpoints_and_resume_continues_exactly(tmp_path: Path):
     assert saved_step >= 2 and state["extra"]["stream"]["pending"]  # async 2: later batches were in flight
     assert all(step >= saved_step for step, _ in state["extra"]["stream"]["pending"])
 
+    monkeypatch.setattr(MetricsLogger, "log", log)
     train(run)  # the requeued job: same run directory
     steps = [r["step"] for r in read_metrics(run.meta.run_dir)]
     assert steps == list(range(1, saved_step + 1)) + list(range(saved_step + 1, 6))
