@@ -7,8 +7,9 @@ import sys
 import pytest
 
 
-def olmo3hpc(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "olmo3hpc", *args], capture_output=True, text=True, timeout=120)
+def olmo3hpc(*args, check=True, timeout=120, cwd=None):
+    proc = subprocess.run([sys.executable, "-m", "olmo3hpc", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
     if check and proc.returncode:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -63,3 +64,16 @@ def test_impossible_plan_fails_before_anything_is_written(tmp_path):
 def test_help_lists_field_docstrings():
     out = olmo3hpc("show", "7b_think_rl", "--help").stdout
     assert "--rl.tis_cap" in out and "Truncated importance sampling cap" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_readme_main_command_trains_smoke_sft_and_leaves_a_loadable_model(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    proc = olmo3hpc("launch", "smoke_sft", "--executor", "local", timeout=540, cwd=tmp_path)
+    assert "COMPLETED" in proc.stdout.splitlines()[-1]
+    assert "step 64/64 | loss" in proc.stdout and "ETA" in proc.stdout  # the job's log streamed
+    final = tmp_path / "runs" / "smoke_sft" / "hf" / "final"
+    model = AutoModelForCausalLM.from_pretrained(final)
+    assert model.config.vocab_size == len(AutoTokenizer.from_pretrained(final))
