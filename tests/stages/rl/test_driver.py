@@ -4,7 +4,6 @@ rollout engine actor, the reward registry and checkpoints in a temporary run dir
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -28,22 +27,6 @@ def _run(tmp_path: Path, steps: int, **overrides: object) -> RLRun:
 
 def _small(tmp_path: Path, steps: int, **overrides: object) -> RLRun:
     return _run(tmp_path, steps, rollout__prompts_per_step=4, rollout__samples_per_prompt=4, **overrides)
-
-
-def _when_step_logged(run_dir: Path, step: int, action, timeout_s: float = 600.0) -> threading.Thread:
-    """Run `action()` in a thread once metrics.jsonl holds `step`."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(r["step"] >= step for r in read_metrics(run_dir)):
-                action()
-                return
-            time.sleep(0.2)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
 
 
 @pytest.mark.timeout(900)
@@ -100,21 +83,23 @@ def test_preemption_checkpoints_and_resume_continues_exactly(tmp_path: Path, mon
 
 
 @pytest.mark.timeout(600)
-def test_dead_engine_stops_the_driver_with_its_error(tmp_path: Path):
+def test_dead_engine_stops_the_driver_with_its_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import ray
 
-    from olmo3hpc.stages.rl import train
+    from olmo3hpc.stages.rl import driver, train
     from olmo3hpc.stages.rl.engine_pool import ENGINE_NAME_PREFIX, EngineError
 
     run = _small(tmp_path, steps=200, train__checkpoint_every=0)
     killed: list[float] = []
+    sync = driver._sync_weights
 
-    def kill_engine() -> None:
-        names = [n for n in ray.util.list_named_actors() if n.startswith(ENGINE_NAME_PREFIX)]
-        ray.kill(ray.get_actor(names[0]), no_restart=True)
-        killed.append(time.monotonic())
-
-    _when_step_logged(run.meta.run_dir, 2, kill_engine)
+    def sync_then_kill(s, version):  # the engine dies while generating, right after step 2's weights landed
+        sync(s, version)
+        if version == 2 and not killed:
+            names = [n for n in ray.util.list_named_actors() if n.startswith(ENGINE_NAME_PREFIX)]
+            ray.kill(ray.get_actor(names[0]), no_restart=True)
+            killed.append(time.monotonic())
+    monkeypatch.setattr(driver, "_sync_weights", sync_then_kill)
     with pytest.raises(EngineError, match="rollout engine 0"):
         train(run)
     assert killed and time.monotonic() - killed[0] < 120, "the driver took too long to notice the dead engine"
