@@ -104,7 +104,7 @@ def ours(run, batch, steps: int) -> tuple[float, float]:
     from olmo3hpc.config import plan
     from olmo3hpc.stages.sft import SFTLearner
 
-    learner = SFTLearner(run, plan(run), rank=0, local_rank=0, threads=8)
+    learner = SFTLearner(run, plan(run), rank=0, local_rank=0)
     learner.setup("127.0.0.1", free_port())
     seconds = timed(lambda: learner.train_step(batch, 1e-5), steps)
     return seconds, torch.cuda.max_memory_allocated() / 2**30

@@ -1,20 +1,22 @@
 """Learner idle fraction of GRPO with async_steps 1 ("no pipeline", drained updates) vs 8 ("pipeline",
 in-flight updates), both measured in this run on the smoke_rl setup (random tiny Olmo3, CPU).
 
-    python bench/rl_async.py [--steps 10] [--response-length 4]
+    python bench/rl_async.py [--steps 10] [--response-length 4 32]
 
 Idle fraction = the share of a step the learners do no training: waiting for rollouts or for the
 weight sync (driver metric `learner_idle_fraction`), averaged over the steps after the first (the
-first always waits for a cold batch). The figure is idle(async 8) / idle(async 1); the loop time
-of both is printed too. The default response length is the smoke recipe's 4 tokens: measured here,
-a step's generation then takes about as long as its training, the regime where pipelining can
-remove waiting (at 24 tokens generation took ~3.5x the training time, so the learner waits at any
-async depth).
+first always waits for a cold batch). Every step trains (zero-std filtering off: the random model's
+groups are nearly all zero-reward, and a skipped update would leave the learner nothing to do).
 
-On one CPU machine the engine and the learner share the same cores: training slows down whenever
-generation runs beside it, so the idle fraction there barely moves even when the loop gets faster
-(measured on the shared 2-core dev machine: idle ratio 0.97x-1.1x over three runs, loop speed-up
-0.86x-1.8x, i.e. noise). The idle-fraction gain needs engines on their own devices.
+The learner and the engine each run on their own CPU device (placement.cpu_devices_per_node 2: one
+core each on a 2-core machine), as they would on separate GPUs. Two response lengths bracket the
+regimes: at 4 tokens a step's generation is shorter than its training, at 32 longer. Expect no gain
+from depth 8 in either steady state: async_steps 1 already generates step n+1 while step n trains,
+so a training-bound loop hides generation at depth 1, and a generation-bound loop waits at any
+depth. Depth (with in-flight updates) pays off when generation time varies from step to step
+(long-tail responses of a real policy), which fixed-length random-model rollouts do not have.
+Measured on the 2-core dev machine: 4 tokens idle 0.085 vs 0.081 (train 1.1 s, wait 0.08 s);
+32 tokens 0.30 vs 0.26 (train 1.5 s, wait 0.5 s).
 """
 
 from __future__ import annotations
@@ -23,15 +25,14 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(async_steps: int, inflight: bool, steps: int, response_length: int, root: str) -> tuple[float, float]:
-    """(mean idle fraction after step 1, wall seconds of the training loop)."""
+def measure(async_steps: int, inflight: bool, steps: int, response_length: int, root: str) -> dict[str, float]:
+    """Means over the steps after the first: idle fraction, rollout wait, training and sync seconds."""
     from olmo3hpc.catalog import load_recipe
     from olmo3hpc.config import replace_path
     from olmo3hpc.engine.metrics import read_metrics
@@ -39,36 +40,36 @@ def measure(async_steps: int, inflight: bool, steps: int, response_length: int, 
 
     run = load_recipe("smoke_rl")
     overrides = {
-        "meta.output_root": root, "meta.name": f"async{async_steps}", "rl.async_steps": async_steps,
+        "meta.output_root": root, "meta.name": f"async{async_steps}_len{response_length}", "rl.async_steps": async_steps,
         "rl.inflight_updates": inflight, "rl.local_eval_every": 0, "train.checkpoint_every": 0,
         "rollout.response_length": response_length, "rl.pack_length": 96 + response_length,
+        "rl.filter_zero_std": False,
         "rl.total_episodes": run.rollout.samples_per_step * steps,
     }
     for path, value in overrides.items():
         run = replace_path(run, path, value)
-    start = time.perf_counter()
     train(run)
-    wall = time.perf_counter() - start
-    records = read_metrics(run.meta.run_dir)
-    idle = [r["learner_idle_fraction"] for r in records if r["step"] > 1]
-    loop = sum(r["step_time_s"] for r in records)
-    return statistics.mean(idle), loop if loop else wall
+    later = [r for r in read_metrics(run.meta.run_dir) if r["step"] > 1]
+    keys = ("learner_idle_fraction", "time_rollout_wait_s", "time_train_s", "time_weight_sync_s")
+    return {k: statistics.mean(r[k] for r in later) for k in keys}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--response-length", type=int, default=4)
+    parser.add_argument("--response-length", type=int, nargs="+", default=[4, 32])
     args = parser.parse_args()
+    ratios = []
     with tempfile.TemporaryDirectory(prefix="rl_async") as root:
-        base_idle, base_loop = measure(1, False, args.steps, args.response_length, root)
-        fast_idle, fast_loop = measure(8, True, args.steps, args.response_length, root)
-    print(f"async_steps 1 (drained): learner idle {base_idle:.3f}, loop {base_loop:.1f} s over {args.steps} steps")
-    print(f"async_steps 8 (in-flight): learner idle {fast_idle:.3f}, loop {fast_loop:.1f} s over {args.steps} steps")
-    ratio = fast_idle / base_idle if base_idle > 0 else float("nan")
-    print(f"loop speed-up async 8 vs 1: {base_loop / fast_loop:.2f}x")
-    print(f"figure: learner idle fraction at async_steps 8 / at async_steps 1 = {fast_idle:.3f} / {base_idle:.3f}")
-    print(f"rl_async: {ratio:.2f}x (goal < 0.5x)")
+        for length in args.response_length:
+            base = measure(1, False, args.steps, length, root)
+            deep = measure(8, True, args.steps, length, root)
+            for name, m in (("async_steps 1 (drained)  ", base), ("async_steps 8 (in-flight)", deep)):
+                print(f"{length:3d} tokens, {name}: learner idle {m['learner_idle_fraction']:.3f} (wait "
+                      f"{m['time_rollout_wait_s']:.2f} s, train {m['time_train_s']:.2f} s, sync "
+                      f"{m['time_weight_sync_s']:.2f} s per step)")
+            ratios.append(f"{deep['learner_idle_fraction'] / base['learner_idle_fraction']:.2f}x at {length} tokens")
+    print(f"rl_async: learner idle fraction async 8 / async 1 = {', '.join(ratios)}")
 
 
 if __name__ == "__main__":

@@ -113,4 +113,5 @@ class PlacementConfig:
     """Learner GPUs on each of the first nodes (open-instruct --num_learners_per_node; 0 = none on
     that node); empty = every GPU of every node (SFT/DPO)."""
     cpu_devices_per_node: int = 2
-    """CPU-only runs (slurm.gpus_per_node 0): learner/engine processes one node hosts."""
+    """CPU-only runs (slurm.gpus_per_node 0): devices per node, each an equal slice of the node's cores
+    that one learner or engine process is pinned to (as a GPU would be its own)."""

@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,8 @@ import torch
 
 from olmo3hpc.config import Plan, Run
 from olmo3hpc.engine import modelfactory
+from olmo3hpc.engine.cpuslots import CpuSlot, pin
+from olmo3hpc.engine.placement import whereabouts
 from olmo3hpc.engine.deepspeed_config import deepspeed_config
 
 DS_TAG = "deepspeed"
@@ -40,13 +41,14 @@ DS_TAG = "deepspeed"
 class Learner:
     """Base class of a stage's per-rank logic (instantiated as a Ray actor by LearnerGroup)."""
 
-    def __init__(self, run: Run, plan: Plan, rank: int, local_rank: int, threads: int) -> None:
+    def __init__(self, run: Run, plan: Plan, rank: int, local_rank: int) -> None:
         self.run, self.plan, self.rank, self.local_rank = run, plan, rank, local_rank
         self.world = plan.learners
         self.gpu = plan.device == "gpu"
+        self.cpu_cores: tuple[int, ...] = ()
         if not self.gpu:
             os.environ["DS_ACCELERATOR"] = "cpu"
-            torch.set_num_threads(max(1, threads))
+            self.cpu_cores = pin(CpuSlot(local_rank, plan.devices_per_node))  # learners take devices 0..L-1
         self.device = torch.device("cuda", 0) if self.gpu else torch.device("cpu")
         self.model: Any = None
         self.engine: Any = None
@@ -177,16 +179,6 @@ class Learner:
         timeout = datetime.timedelta(minutes=self.run.deepspeed.backend_timeout_min)
         deepspeed.init_distributed(dist_backend="nccl" if self.gpu else "gloo", auto_mpi_discovery=False,
                                    timeout=timeout)
-
-
-def whereabouts() -> dict[str, Any]:
-    """Where this rank really runs (the driver records it in placement.json); no node id when the
-    learner runs in-process without Ray (benchmarks)."""
-    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
-    ray = sys.modules.get("ray")  # an actor has Ray imported; a bare process may not have it installed
-    if ray is not None and ray.is_initialized():
-        where["ray_node_id"] = ray.get_runtime_context().get_node_id()
-    return where
 
 
 def _attn_implementation(choice: str, gpu: bool) -> str:

@@ -6,8 +6,8 @@ API (driver side):
     group.call("method", *args) -> [result_rank0, result_rank1, ...]      same arguments on every rank
     group.call_sharded("method", shards, *args) -> [...]                  rank i gets shards[i]
     group.save_checkpoint(dir) / group.load_checkpoint(dir) / group.export_hf(dir) / group.set_lr(lr)
-    group.placement -> [{"rank", "node_index", "ray_node_id", "host", "pid"}, ...]   (where ranks really run)
-    group.write_placement(run_dir)                  # <run_dir>/placement.json {"learners": [...], "engines": []}
+    group.placement -> [{"rank", "node_index", "ray_node_id", "host", "pid", "cpu_cores"}, ...]  (where ranks run)
+    group.write_placement(run_dir, engines=())      # <run_dir>/placement.json {"learners": [...], "engines": [...]}
     group.shutdown()
 
 Placement: rank r lives on the r-th learner slot of the plan, pinned with `resources={"node:<i>": 1}`
@@ -18,13 +18,12 @@ driver never hangs on a dead peer.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from olmo3hpc.config import Plan, Run
+from olmo3hpc.engine import placement
 from olmo3hpc.engine.cluster import node_resource
 from olmo3hpc.engine.learner import Learner
 
@@ -43,7 +42,6 @@ class LearnerGroup:
         self.run, self.plan = run, plan
         self.slots = _slots(plan)
         _check_nodes(plan)
-        cpu_threads = max(1, (os.cpu_count() or 1) // max(plan.devices_per_node, 1))
         remote_cls = ray.remote(learner_cls)
         self.actors = []
         for rank, (node, local_rank) in enumerate(self.slots):
@@ -51,10 +49,10 @@ class LearnerGroup:
                                        "num_cpus": 0 if plan.device == "cpu" else 1}
             if plan.device == "gpu":
                 options["num_gpus"] = 1
-            self.actors.append(remote_cls.options(**options).remote(run, plan, rank, local_rank, cpu_threads))
+            self.actors.append(remote_cls.options(**options).remote(run, plan, rank, local_rank))
         master_addr, master_port = self._wait([self.actors[0].address.remote()], setup_timeout_s)[0]
         self.setup_info = self.call("setup", master_addr, master_port, timeout_s=setup_timeout_s)
-        self.placement = _placement(self.setup_info)
+        self.placement = placement.locate(self.setup_info, ("rank",))
 
     @property
     def world(self) -> int:
@@ -90,14 +88,9 @@ class LearnerGroup:
         where = [f"rank {p['rank']} on node {p['node_index']} ({p['host']}, pid {p['pid']})" for p in self.placement]
         return "learners: " + ", ".join(where)
 
-    def write_placement(self, run_dir: str | Path) -> Path:
-        """Record where the ranks really run in <run_dir>/placement.json (the layout stages/rl writes)."""
-        path = Path(run_dir) / "placement.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"learners": self.placement, "engines": []}, indent=1) + "\n")
-        os.replace(tmp, path)
-        return path
+    def write_placement(self, run_dir: str | Path, engines: Sequence[dict[str, Any]] = ()) -> Path:
+        """Record where the ranks (and the stage's engines, if any) really run in <run_dir>/placement.json."""
+        return placement.write(run_dir, self.placement, engines)
 
     def shutdown(self) -> None:
         import ray
@@ -157,20 +150,6 @@ def _check_nodes(plan: Plan) -> None:
                                f"{node_resource(node)!r} (nodes present: {have}); did every node job start?")
     if plan.device == "gpu" and resources.get("GPU", 0) < plan.learners:
         raise LearnerError(f"plan needs {plan.learners} learner GPUs; the Ray cluster has {resources.get('GPU', 0):g}")
-
-
-def _placement(setup_info: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each rank's setup report plus the `node:<i>` index of the Ray node it reported."""
-    import ray
-
-    index = {}
-    for node in ray.nodes():
-        found = [int(k[5:]) for k in node.get("Resources", {}) if k.startswith("node:") and k[5:].isdigit()]
-        if node.get("Alive") and found:
-            index[node["NodeID"]] = found[0]
-    keys = ("rank", "ray_node_id", "host", "pid")
-    return [{**{k: info.get(k) for k in keys}, "node_index": index.get(info.get("ray_node_id"), -1)}
-            for info in setup_info]
 
 
 def _slots(plan: Plan) -> list[tuple[int, int]]:

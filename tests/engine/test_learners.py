@@ -13,7 +13,8 @@ import pytest
 from olmo3hpc.config import (DataConfig, DeepSpeedConfig, MetaConfig, ModelConfig, PlacementConfig, SFTRun,
                              SlurmConfig, plan)
 from olmo3hpc.engine.cluster import connect
-from olmo3hpc.engine.learner import Learner, whereabouts
+from olmo3hpc.engine.learner import Learner
+from olmo3hpc.engine.placement import whereabouts
 from olmo3hpc.engine.learners import LearnerError, LearnerGroup
 
 pytestmark = pytest.mark.slow

@@ -27,7 +27,6 @@ from olmo3hpc.engine.learners import LearnerGroup
 from olmo3hpc.engine.metrics import MetricsLogger
 from olmo3hpc.engine.modelfactory import load_tokenizer
 from olmo3hpc.engine.schedule import lr_at
-from olmo3hpc.stages.rl import placement_record
 from olmo3hpc.stages.rl.advantages import should_exclude
 from olmo3hpc.stages.rl.batch import pack, split_for_learners
 from olmo3hpc.stages.rl.engine_pool import EngineError, EnginePool
@@ -209,7 +208,10 @@ def _start(run: RLRun, plan: Plan) -> Session:
              len(prompts.prompts), prompts.too_long, run.rollout.max_prompt_length, prompts.malformed)
     learners = LearnerGroup(run, plan, GRPOLearner)
     engines = EnginePool(run, plan)
-    placement_record.record(run.meta.run_dir, learners.call("node_id", timeout_s=60.0), engines.node_ids())
+    where = engines.placement()
+    learners.write_placement(run.meta.run_dir, where)
+    log.info("rl placement: learners on nodes %s, engines on nodes %s", [p["node_index"] for p in learners.placement],
+             [p["node_index"] for p in where])
     _join_weight_sync(learners, engines, plan)
     ckpt = Checkpointer(run.meta.run_dir, run.train.keep_last)
     state = ckpt.restore(learners) or TrainerState()

@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from olmo3hpc.config import Plan, RLRun
+from olmo3hpc.config import NodePlan, Plan, RLRun
+from olmo3hpc.engine import placement
 from olmo3hpc.engine.cluster import node_resource
+from olmo3hpc.engine.cpuslots import CpuSlot
 from olmo3hpc.stages.rl.engines import EngineSpec, GenerationRequest, GenerationResult, make_engine_actor
 from olmo3hpc.stages.rl.weight_sync import SyncGroup
 
@@ -31,11 +33,11 @@ class EnginePool:
         self.run, self.plan = run, plan
         self.actors: list[Any] = []
         for node in plan.nodes:
-            for index in node.engines:
+            for k, index in enumerate(node.engines):
                 spec = EngineSpec(model=run.model, rollout=run.rollout, engine_index=index, seed=run.meta.seed,
                                   device="gpu" if plan.device == "gpu" else "cpu",
                                   inflight_updates=run.rl.inflight_updates, output_root=run.meta.output_root,
-                                  init_seed=run.meta.seed)
+                                  init_seed=run.meta.seed, cpu_slot=_cpu_slot(plan, node, k))
                 options: dict[str, Any] = {"resources": {node_resource(node.index): 1}, "max_restarts": 0,
                                            "name": f"{ENGINE_NAME_PREFIX}{index}-{uuid.uuid4().hex[:8]}"}
                 if plan.device == "cpu":
@@ -93,9 +95,10 @@ class EnginePool:
     def wait(self, refs: list[Any], timeout_s: float, what: str) -> list[Any]:
         return self._get(refs, timeout_s, what)
 
-    def node_ids(self) -> list[str]:
-        """The Ray node each engine runs on, in engine order."""
-        return self._get([a.node_id.remote() for a in self.actors], 60.0, "node id")
+    def placement(self) -> list[dict[str, Any]]:
+        """Where each engine really runs, in engine order (engine/placement.py entries)."""
+        return placement.locate(self._get([a.whereabouts.remote() for a in self.actors], 60.0, "whereabouts"),
+                                ("engine",))
 
     def check_alive(self) -> None:
         """Raise EngineError if any engine is dead (a cheap ping)."""
@@ -134,3 +137,12 @@ class EnginePool:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else repr(error)
+
+
+def _cpu_slot(plan: Plan, node: NodePlan, k: int) -> CpuSlot | None:
+    """The CPU device of the node's k-th engine: after the node's learners when separate, on the learners'
+    own devices when colocated (the engine sleeps while they train)."""
+    if plan.device != "cpu":
+        return None
+    first = 0 if plan.mode == "colocated" else node.learners
+    return CpuSlot((first + k * plan.tensor_parallel) % plan.devices_per_node, plan.devices_per_node)

@@ -51,6 +51,8 @@ import torch
 
 from olmo3hpc.config.model import ModelConfig
 from olmo3hpc.config.rollout import RolloutConfig
+from olmo3hpc.engine.cpuslots import CpuSlot, pin
+from olmo3hpc.engine.placement import whereabouts
 from olmo3hpc.stages.rl.weight_sync import ParamMeta, SyncGroup, UpdateGate, open_group, receive_params
 
 FinishReason = Literal["stop", "length"]
@@ -128,6 +130,8 @@ class EngineSpec:
     """Where `recipe:<name>` inits live (run.meta.output_root)."""
     init_seed: int = 0
     """Seed of a `random:` init, so engines start from the learner's weights."""
+    cpu_slot: CpuSlot | None = None
+    """On CPU: the plan's CPU device this engine pins itself to (None: all usable cores)."""
 
 
 class Feed(Protocol):
@@ -322,6 +326,8 @@ class RolloutEngine:
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
+        if spec.device == "cpu" and spec.cpu_slot is not None:
+            pin(spec.cpu_slot)  # before the backend starts its threads, which inherit the mask
         self.gate = UpdateGate(spec.inflight_updates)
         self.backend = build_backend(spec)
         self._inbox: queue.Queue[tuple[GenerationRequest, queue.Queue]] = queue.Queue()
@@ -341,10 +347,8 @@ class RolloutEngine:
     def ready(self) -> int:
         return self.spec.engine_index
 
-    def node_id(self) -> str:
-        from olmo3hpc.stages.rl.placement_record import actor_node_id
-
-        return actor_node_id()
+    def whereabouts(self) -> dict[str, Any]:
+        return {"engine": self.spec.engine_index, **whereabouts()}
 
     def version(self) -> int:
         return self.gate.version

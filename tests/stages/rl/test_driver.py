@@ -4,6 +4,7 @@ rollout engine actor, the reward registry and checkpoints in a temporary run dir
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,9 +12,8 @@ import pytest
 
 from olmo3hpc.catalog import load_recipe
 from olmo3hpc.config import RLRun, replace_path
-from olmo3hpc.engine import preempt
+from olmo3hpc.engine import placement, preempt
 from olmo3hpc.engine.metrics import MetricsLogger, read_metrics
-from olmo3hpc.stages.rl import placement_record
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,9 @@ def test_smoke_rl_mean_reward_rises(tmp_path: Path):
     assert max(r["staleness_submitted_max"] for r in records) <= run.rl.async_steps
     assert (run.meta.run_dir / "hf" / "final" / "config.json").is_file()
     assert (run.meta.run_dir / "checkpoints" / "latest").read_text().strip() == "step_00000030"
+    where = placement.read(run.meta.run_dir)  # separate: the engine has its own CPU device (cores)
+    if os.cpu_count() >= 2:
+        assert set(where["learners"][0]["cpu_cores"]).isdisjoint(where["engines"][0]["cpu_cores"]), where
 
 
 @pytest.mark.timeout(900)
@@ -122,8 +125,12 @@ def test_colocated_placement_with_two_zero3_learners_and_kl(tmp_path: Path):
     assert (run.meta.run_dir / "checkpoints" / "step_00000002" / "rng_rank00001.pt").is_file()
     assert (run.meta.run_dir / "hf" / "step_00000002" / "config.json").is_file()
     assert (run.meta.run_dir / "hf" / "final" / "model.safetensors").is_file()
-    where = placement_record.read(run.meta.run_dir)  # colocated on the one private-Ray node
+    where = placement.read(run.meta.run_dir)  # colocated on the one private-Ray node
     assert [e["node_index"] for e in where["learners"]] == [0, 0] and [e["node_index"] for e in where["engines"]] == [0]
+    learner_cores = [set(e["cpu_cores"]) for e in where["learners"]]
+    assert where["engines"][0]["cpu_cores"] == where["learners"][0]["cpu_cores"]  # shares learner 0's CPU device
+    if os.cpu_count() >= 2:
+        assert learner_cores[0].isdisjoint(learner_cores[1])
 
 
 @pytest.mark.timeout(900)

@@ -11,7 +11,7 @@ from olmo3hpc.engine.metrics import read_metrics
 from olmo3hpc.launch.options import LaunchOptions
 from olmo3hpc.launch.runlog import read_events
 from olmo3hpc.launch.submit import launch
-from olmo3hpc.stages.rl import placement_record
+from olmo3hpc.engine import placement
 from slurm_helpers import small_run, wait_job
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster", "job_env")]
@@ -34,7 +34,7 @@ def test_smoke_rl_on_two_slurm_nodes_engines_apart_from_learners(tmp_path: Path)
     state = wait_job(result.job_ids[0], 540)
     logs = "\n".join(f.read_text(errors="replace")[-3000:] for f in sorted((result.run_dir / "logs").glob("*.log")))
     assert state == "COMPLETED", f"job {result.job_ids[0]} ended {state}; logs:\n{logs}"
-    where = placement_record.read(result.run_dir)
+    where = placement.read(result.run_dir)
     learner_nodes = {e["node_index"] for e in where["learners"]}
     engine_nodes = {e["node_index"] for e in where["engines"]}
     assert learner_nodes == {0} and engine_nodes == {1}, where
