@@ -13,9 +13,9 @@ core each on a 2-core machine), as they would on separate GPUs. Expect little ga
 steady state: async_steps 1 already generates step n+1 while step n trains, so a training-bound loop
 hides generation at depth 1, and a generation-bound loop waits at any depth. Depth (with in-flight
 updates) pays off when generation time varies from step to step (long-tail responses of a real
-policy), which fixed-length random-model rollouts do not have. The ~0.08 s the learner still waits with
-4-token rollouts does not shrink with depth, so it is not generation but the driver loop between steps (collecting and
-scoring the 256 samples, packing).
+policy), which fixed-length random-model rollouts do not have. The ~0.08 s the learner still waits
+with 4-token rollouts does not shrink with depth, so it is not generation but the driver loop
+between steps (collecting and scoring the 256 samples, packing).
 Measured on the 2-core dev machine (idle async 1 -> async 8): 4 tokens 0.088 -> 0.086 (wait 0.08 s,
 train 0.96 s per step); 32 tokens 0.177 -> 0.236 (wait 0.21 -> 0.31 s, train 1.1 s); run-to-run noise
 on this shared machine is about +-0.05.
