@@ -13,12 +13,12 @@ core each on a 2-core machine), as they would on separate GPUs. Expect little ga
 steady state: async_steps 1 already generates step n+1 while step n trains, so a training-bound loop
 hides generation at depth 1, and a generation-bound loop waits at any depth. Depth (with in-flight
 updates) pays off when generation time varies from step to step (long-tail responses of a real
-policy), which fixed-length random-model rollouts do not have. The ~0.08 s the learner still waits
-with 4-token rollouts does not shrink with depth, so it is not generation but the driver loop
-between steps (collecting and scoring the 256 samples, packing).
-Measured on the 2-core dev machine (idle async 1 -> async 8): 4 tokens 0.088 -> 0.086 (wait 0.08 s,
-train 0.96 s per step); 32 tokens 0.177 -> 0.236 (wait 0.21 -> 0.31 s, train 1.1 s); run-to-run noise
-on this shared machine is about +-0.05.
+policy), which fixed-length random-model rollouts do not have. The driver collects and scores the
+rollouts that finish while the learners train (stages/rl/driver.py `_learn_while_scoring`); before it
+did, the learner waited ~0.08 s per step at any depth for the driver to score 256 samples (idle 0.088).
+Measured on the 2-core dev machine (idle async 1 -> async 8): 4 tokens 0.021 -> 0.021 (wait 0.01 s,
+train 1.0-1.1 s per step); 32 tokens 0.23 -> 0.17 (wait 0.32 -> 0.28 s, train 1.2-1.6 s); run-to-run
+noise on this shared machine is about +-0.05.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(async_steps: int, inflight: bool, steps: int, response_length: int, root: str) -> dict[str, float]:
-    """Means over the steps after the first: idle fraction, rollout wait, training and sync seconds."""
+    """Means over the steps after the first: idle fraction, rollout wait, training, sync and step seconds."""
     from olmo3hpc.catalog import load_recipe
     from olmo3hpc.config import replace_path
     from olmo3hpc.engine.metrics import read_metrics
@@ -52,7 +52,7 @@ def measure(async_steps: int, inflight: bool, steps: int, response_length: int, 
         run = replace_path(run, path, value)
     train(run)
     later = [r for r in read_metrics(run.meta.run_dir) if r["step"] > 1]
-    keys = ("learner_idle_fraction", "time_rollout_wait_s", "time_train_s", "time_weight_sync_s")
+    keys = ("learner_idle_fraction", "time_rollout_wait_s", "time_train_s", "time_weight_sync_s", "step_time_s")
     return {k: statistics.mean(r[k] for r in later) for k in keys}
 
 
@@ -69,7 +69,7 @@ def main() -> None:
             for name, m in (("async_steps 1 (drained)  ", base), ("async_steps 8 (in-flight)", deep)):
                 print(f"{length:3d} tokens, {name}: learner idle {m['learner_idle_fraction']:.3f} (wait "
                       f"{m['time_rollout_wait_s']:.2f} s, train {m['time_train_s']:.2f} s, sync "
-                      f"{m['time_weight_sync_s']:.2f} s per step)")
+                      f"{m['time_weight_sync_s']:.2f} s; step {m['step_time_s']:.2f} s)")
             ratios.append(f"{deep['learner_idle_fraction'] / base['learner_idle_fraction']:.2f}x at {length} tokens")
     print(f"rl_async: learner idle fraction async 8 / async 1 = {', '.join(ratios)}")
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from olmo3hpc.config import Plan, RLRun, plan as make_plan
@@ -36,12 +36,14 @@ from olmo3hpc.stages.rl.learner import GRPOLearner
 from olmo3hpc.stages.rl.prompt_set import PromptSet, load_prompt_set
 from olmo3hpc.stages.rl.sampler import PromptSampler
 from olmo3hpc.stages.rl.scoring import GroupScorer
-from olmo3hpc.stages.rl.stream import RolloutStream
+from olmo3hpc.stages.rl.engines import GenerationResult
+from olmo3hpc.stages.rl.stream import RequestKey, RolloutStream
 from olmo3hpc.stages.rl.weight_sync import SyncGroup
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.5
+_PREFETCH_POLL_S = 0.05
 _SYNC_TIMEOUT_S = 1800.0
 _REFILL_LIMIT = 8
 """Active sampling gives up topping a step up after this many times prompts_per_step refills."""
@@ -64,6 +66,8 @@ class Session:
     metrics: MetricsLogger
     pad_id: int
     manifest: Any = None
+    prefetched: dict[int, Future] = field(default_factory=dict)
+    """Scoring already started (during training) for finished requests, by request serial."""
     learners_busy: bool = False
     """True while a learner call may be blocked on the engines (then no failure checkpoint is possible)."""
 
@@ -99,7 +103,7 @@ def _loop(s: Session) -> None:
         seen, kept = _collect(s, step)
         samples, masked = training_samples(kept, run)
         t1 = time.monotonic()
-        stats = _learn(s, step, samples)
+        stats = _learn_while_scoring(s, step, samples)
         t2 = time.monotonic()
         _sync_weights(s, version=step + 1)
         t3 = time.monotonic()
@@ -125,9 +129,9 @@ def _collect(s: Session, step: int) -> tuple[list[ScoredGroup], list[ScoredGroup
     refills = 0
     while True:
         taken = s.stream.take(step)
-        batches = [(s.prompts.prompts[k.prompt], [x.text for x in r.samples],
-                    [f"step{step}/prompt{k.prompt}/sample{i}" for i in range(len(r.samples))]) for k, r in taken]
-        for (key, result), rewards in zip(taken, s.scorer.score_groups(batches)):
+        futures = [_score(s, key, result) for key, result in taken]  # most started while the last step trained
+        for (key, result), future in zip(taken, futures):
+            rewards = s.scorer.rewards(future)
             group = score_group(key.prompt, list(result.prompt_ids), result.samples, rewards, key.version, run)
             seen.append(group)
             if should_exclude(group.verdict.pass_rate, run.rl.no_resampling_pass_rate):
@@ -145,6 +149,41 @@ def _collect(s: Session, step: int) -> tuple[list[ScoredGroup], list[ScoredGroup
         if not s.stream.waiting_for(step) and not s.stream.finished.get(step):
             return seen, kept
         s.stream.poll(_POLL_S)
+
+
+def _score(s: Session, key: RequestKey, result: GenerationResult) -> Future:
+    """The scoring of one finished group: the one started during training, else started now."""
+    started = s.prefetched.pop(key.serial, None)
+    if started is not None:
+        return started
+    ids = [f"step{key.step}/prompt{key.prompt}/sample{i}" for i in range(len(result.samples))]
+    return s.scorer.submit(s.prompts.prompts[key.prompt], [x.text for x in result.samples], ids)
+
+
+def _learn_while_scoring(s: Session, step: int, samples: list) -> dict[str, float]:
+    """`_learn` in a worker thread while this thread collects the rollouts that finish meanwhile and starts
+    their scoring, so the next step's rewards are (mostly) computed by the time its batch is needed.
+
+    Separate placement only: colocated engines are drained and put to sleep by `_learn` itself. A failure
+    seen while prefetching (a dead engine) is left for the weight sync right after to raise, as without
+    prefetching: the learners' update finishes first, and no checkpoint is taken mid-update.
+    """
+    if s.plan.mode == "colocated":
+        return _learn(s, step, samples)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learn")
+    try:
+        learning = pool.submit(_learn, s, step, samples)
+        try:
+            while not learning.done():
+                s.stream.poll(_PREFETCH_POLL_S)
+                for key, result in s.stream.finished_results():
+                    if key.serial not in s.prefetched:
+                        s.prefetched[key.serial] = _score(s, key, result)
+        except EngineError as error:
+            log.warning("rollout prefetch stopped: %s", error)
+        return learning.result()
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _learn(s: Session, step: int, samples: list) -> dict[str, float]:

@@ -10,10 +10,11 @@ verifiers need them, and stopped with the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 from olmo3hpc.config import RLRun
 from olmo3hpc.data.prompts import Prompt
-from olmo3hpc.rewards.registry import Sample
+from olmo3hpc.rewards.registry import Sample, SampleReward
 from olmo3hpc.rewards.services import RewardServices, needed_services
 
 
@@ -31,14 +32,16 @@ class GroupScorer:
 
     def score_groups(self, groups: Sequence[tuple[Prompt, list[str], list[str]]]) -> list[list[float]]:
         """Rewards of several groups, scored concurrently: (prompt, completions, sample ids) each."""
-        futures = [self.scorer.submit([_sample(prompt, text, sid) for text, sid in zip(texts, ids)])
-                   for prompt, texts, ids in groups]
-        out = []
-        for future in futures:
-            rewards = future.result()
-            self.failures += sum(1 for r in rewards if r.errors)
-            out.append([r.reward for r in rewards])
-        return out
+        return [self.rewards(future) for future in [self.submit(*group) for group in groups]]
+
+    def submit(self, prompt: Prompt, texts: list[str], sample_ids: list[str]) -> Future[list[SampleReward]]:
+        """Start scoring one group and return at once; `rewards(future)` waits for it."""
+        return self.scorer.submit([_sample(prompt, text, sid) for text, sid in zip(texts, sample_ids)])
+
+    def rewards(self, future: Future[list[SampleReward]]) -> list[float]:
+        results = future.result()
+        self.failures += sum(1 for r in results if r.errors)
+        return [r.reward for r in results]
 
     def close(self) -> None:
         self.scorer.close()

@@ -69,6 +69,10 @@ class RolloutStream:
             key = self.outstanding.pop(result.request_id)
             self.finished[key.step].append((key, result))
 
+    def finished_results(self) -> list[tuple[RequestKey, GenerationResult]]:
+        """Every finished result not yet taken, whatever step it is meant for."""
+        return [item for items in self.finished.values() for item in items]
+
     def take(self, step: int) -> list[tuple[RequestKey, GenerationResult]]:
         """Finished results meant for `step` (or an earlier step), oldest step first."""
         out: list[tuple[RequestKey, GenerationResult]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +163,35 @@ def test_active_sampling_refills_and_solved_prompts_leave_the_sampler(tmp_path: 
     assert any(r["groups_trained"] >= run.rollout.prompts_per_step for r in records)
     assert records[-1]["prompts_excluded"] >= 1  # solved no-comma prompts left the sampler
     assert sum(r["groups_all_solved"] for r in records) >= 1  # solved groups were seen (and filtered)
+
+
+@pytest.mark.timeout(600)
+def test_next_steps_rollouts_are_scored_while_the_learners_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from olmo3hpc.stages.rl import driver, train
+    from olmo3hpc.stages.rl.scoring import GroupScorer
+
+    run = _small(tmp_path, steps=4, rl__filter_zero_std=False, rl__local_eval_every=0, train__checkpoint_every=0)
+    training = threading.Event()
+    during: list[bool] = []
+    learn, submit = driver._learn, GroupScorer.submit
+
+    def flagged_learn(s, step, samples):
+        training.set()
+        try:
+            return learn(s, step, samples)
+        finally:
+            training.clear()
+
+    def recorded_submit(self, prompt, texts, sample_ids):
+        during.append(training.is_set())
+        return submit(self, prompt, texts, sample_ids)
+    monkeypatch.setattr(driver, "_learn", flagged_learn)
+    monkeypatch.setattr(GroupScorer, "submit", recorded_submit)
+    train(run)
+    records = read_metrics(run.meta.run_dir)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert any(during), "no group was scored while the learners trained"
+    # Scoring started early is used, never repeated: one scoring per group the steps saw, plus at most
+    # the groups of later steps that had finished when the run ended.
+    seen = int(sum(r["groups_seen"] for r in records))
+    assert seen <= len(during) <= seen + run.rl.async_steps * run.rollout.prompts_per_step
