@@ -45,10 +45,9 @@ class Learner:
         self.run, self.plan, self.rank, self.local_rank = run, plan, rank, local_rank
         self.world = plan.learners
         self.gpu = plan.device == "gpu"
-        self.cpu_cores: tuple[int, ...] = ()
         if not self.gpu:
             os.environ["DS_ACCELERATOR"] = "cpu"
-            self.cpu_cores = pin(CpuSlot(local_rank, plan.devices_per_node))  # learners take devices 0..L-1
+            pin(CpuSlot(local_rank, plan.devices_per_node))  # learners take devices 0..L-1
         self.device = torch.device("cuda", 0) if self.gpu else torch.device("cpu")
         self.model: Any = None
         self.engine: Any = None

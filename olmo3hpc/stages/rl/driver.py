@@ -30,13 +30,13 @@ from olmo3hpc.engine.schedule import lr_at
 from olmo3hpc.stages.rl.advantages import should_exclude
 from olmo3hpc.stages.rl.batch import pack, split_for_learners
 from olmo3hpc.stages.rl.engine_pool import EngineError, EnginePool
+from olmo3hpc.stages.rl.engines import GenerationResult
 from olmo3hpc.stages.rl.evaluation import local_eval
 from olmo3hpc.stages.rl.groups import ScoredGroup, rollout_metrics, score_group, training_samples
 from olmo3hpc.stages.rl.learner import GRPOLearner
 from olmo3hpc.stages.rl.prompt_set import PromptSet, load_prompt_set
 from olmo3hpc.stages.rl.sampler import PromptSampler
 from olmo3hpc.stages.rl.scoring import GroupScorer
-from olmo3hpc.stages.rl.engines import GenerationResult
 from olmo3hpc.stages.rl.stream import RequestKey, RolloutStream
 from olmo3hpc.stages.rl.weight_sync import SyncGroup
 
@@ -170,8 +170,7 @@ def _learn_while_scoring(s: Session, step: int, samples: list) -> dict[str, floa
     """
     if s.plan.mode == "colocated":
         return _learn(s, step, samples)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learn")
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="learn") as pool:  # exits once the update is done
         learning = pool.submit(_learn, s, step, samples)
         try:
             while not learning.done():
@@ -180,10 +179,8 @@ def _learn_while_scoring(s: Session, step: int, samples: list) -> dict[str, floa
                     if key.serial not in s.prefetched:
                         s.prefetched[key.serial] = _score(s, key, result)
         except EngineError as error:
-            log.warning("rollout prefetch stopped: %s", error)
+            log.warning("rollout prefetch stopped (the weight sync will report it): %s", error)
         return learning.result()
-    finally:
-        pool.shutdown(wait=True)
 
 
 def _learn(s: Session, step: int, samples: list) -> dict[str, float]:

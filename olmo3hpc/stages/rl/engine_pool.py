@@ -145,4 +145,4 @@ def _cpu_slot(plan: Plan, node: NodePlan, k: int) -> CpuSlot | None:
     if plan.device != "cpu":
         return None
     first = 0 if plan.mode == "colocated" else node.learners
-    return CpuSlot((first + k * plan.tensor_parallel) % plan.devices_per_node, plan.devices_per_node)
+    return CpuSlot(first + k * plan.tensor_parallel, plan.devices_per_node)
