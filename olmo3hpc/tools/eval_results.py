@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ def _plot(cells: list[dict[str, Any]], path: Path, title: str) -> None:
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    # Every array task re-merges when its cell finishes: a per-process name keeps concurrent writers apart.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import subprocess
 import sys
 from dataclasses import replace
@@ -99,6 +100,23 @@ def test_merge_shows_pending_cells(tmp_path: Path) -> None:
     assert "| step_00000010 | 10 | 0.250 (n=4) | 0.100 (n=4) | 0.175 |" in table
     assert "| step_00000020 | 20 | 0.500 (n=4) | pending | - |" in table
     assert (tmp_path / "scores.png").stat().st_size > 10_000
+
+
+def test_concurrent_merges_do_not_collide(tmp_path: Path) -> None:
+    """Array tasks finishing together each re-merge the same sweep directory."""
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    (cells / "final__gsm8k.json").write_text(json.dumps(
+        {"checkpoint": "/x", "label": "final", "step": 3, "group": "gsm8k", "n": 1, "score": 1.0,
+         "too_long": 0, "engine": "transformers", "seconds": 1.0}))
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        merged = pool.map(_merge_count, [tmp_path] * 16)
+    assert merged == [1] * 16
+    assert (tmp_path / "scores.png").is_file() and not list(tmp_path.glob(".*tmp*"))
+
+
+def _merge_count(sweep_dir: Path) -> int:
+    return len(merge_results(sweep_dir))
 
 
 def _sweep_and_resume(run_dir: Path, suite: Path, executor: str, gpus_args: dict) -> None:
