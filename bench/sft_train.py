@@ -1,14 +1,20 @@
-"""SFT training throughput on CPU: olmo3hpc's engine (Ray + DeepSpeed learners, `stages.sft.train`) vs a
+"""SFT training throughput on CPU: olmo3hpc's learners (Ray + DeepSpeed, the SFT stage's `train_step`) vs a
 plain transformers + torch.optim.AdamW loop on the same tiny Olmo3 and the same packed rows.
 
 The engine runs as the smoke_sft recipe places it (one learner per core, one torch thread each, ZeRO-2
 over gloo); the baseline is one process at its best torch thread count (1 or all cores: on a shared
 CPU, OpenMP threads spinning against other processes can make all cores slower than one). Both train
-the same rows per optimizer step and report steady-state training tokens/s (non-padding tokens; wall
-time between step ends, warm-up steps excluded). The baseline is measured before and after the engine
-and averaged, because other work on a shared machine drifts.
+the same rows per optimizer step, step for step.
 
-    python bench/sft_train.py [--steps 30] [--warmup 5]
+A step of this model takes ~40 ms and the speed of a shared VM drifts by tens of percent over seconds,
+so the two sides are not run one after the other: both stay alive and take turns in blocks of
+`--block` steps (ABBA order), and each side's figure is the median over its steps of non-padding tokens
+/ step wall time. During the baseline's turns Ray's processes (GCS, raylet, agents, the idle learners)
+are paused with SIGSTOP: a plain loop runs on a machine without Ray, and Ray's idle wake-ups measurably
+slow OpenMP threads (3-13% on this 2-core VM). The engine's steps are `LearnerGroup.call_sharded("train_step", ...)` exactly as the
+stage's loop issues them (the loop adds only a metrics line per step).
+
+    python bench/sft_train.py [--blocks 16] [--block 5] [--warmup 5]
 
 Last line: `sft_train: <engine tok/s / baseline tok/s>x (goal >= 1.0)`.
 """
@@ -16,87 +22,137 @@ Last line: `sft_train: <engine tok/s / baseline tok/s>x (goal >= 1.0)`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import tempfile
 import time
+from typing import Callable, Iterator
 
 import numpy as np
+import psutil
 import torch
 
 from olmo3hpc.catalog import load_recipe
 from olmo3hpc.config import SFTRun, plan, replace_path
 from olmo3hpc.data.sft_rows import SFTRows
-from olmo3hpc.engine.metrics import read_metrics
+from olmo3hpc.engine.cluster import connect
+from olmo3hpc.engine.learners import LearnerGroup
 from olmo3hpc.engine.modelfactory import load_model, load_tokenizer
 from olmo3hpc.engine.order import TrainOrder
-from olmo3hpc.stages.sft import train
+from olmo3hpc.engine.packed import split_rows
+from olmo3hpc.engine.schedule import lr_at
+from olmo3hpc.stages.sft import SFTLearner
+
+Step = Callable[[int], int]
+"""Train optimizer step i; returns its non-padding tokens."""
 
 
 def bench_run(root: str, steps: int) -> SFTRun:
     run = load_recipe("smoke_sft")
     for path, value in (("meta.output_root", root), ("meta.name", "bench"), ("train.max_steps", steps),
-                        ("train.checkpoint_every", 0), ("train.epochs", 100.0), ("train.log_every", 10)):
+                        ("train.checkpoint_every", 0), ("train.epochs", 100.0)):
         run = replace_path(run, path, value)
     return run
 
 
-def baseline_tokens_per_s(run: SFTRun, steps: int, warmup: int, threads: int) -> float:
-    """The loop a user would write with transformers alone (same packing, HF's mean loss, AdamW, clipping),
-    training the engine's global batch (micro_batch_size x grad_accum x learners rows) per step."""
-    torch.set_num_threads(threads)
-    tokenizer = load_tokenizer(run.model)
-    rows = SFTRows.from_run(run, tokenizer)
-    layout = plan(run)
-    per_step = run.train.micro_batch_size * layout.grad_accum * layout.learners
-    order = TrainOrder(len(rows), per_step, run.train.epochs, run.data.shuffle_seed, steps)
-    model = load_model(run.model, seed=run.meta.seed, tokenizer=tokenizer)
+def baseline_step(run: SFTRun, rows: SFTRows, order: TrainOrder, pad_id: int) -> Step:
+    """The loop a user would write with transformers alone (same packing, HF's mean loss, AdamW, clipping)."""
+    model = load_model(run.model, seed=run.meta.seed, tokenizer=load_tokenizer(run.model))
     model.train()
     o = run.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
-    tokens, start = 0, 0.0
-    for step in range(steps):
-        if step == warmup:
-            tokens, start = 0, time.perf_counter()
-        batch = {k: torch.from_numpy(v) for k, v in rows.batch(order.step_items(step)).items()}
+
+    def step(i: int) -> int:
+        batch = {k: torch.from_numpy(v) for k, v in rows.batch(order.step_items(i)).items()}
         out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"],
                     use_cache=False)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), o.max_grad_norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        tokens += int((batch["input_ids"] != tokenizer.pad_token_id).sum())
-    return tokens / (time.perf_counter() - start)
+        return int((batch["input_ids"] != pad_id).sum())
+
+    return step
 
 
-def engine_tokens_per_s(run: SFTRun, warmup: int) -> float:
-    train(run)
-    records = [r for r in read_metrics(run.meta.run_dir) if r["step"] > warmup]
-    tokens = sum(r["tokens"] for r in records[1:])
-    return tokens / (records[-1]["time"] - records[0]["time"])
+def engine_step(run: SFTRun, group: LearnerGroup, rows: SFTRows, order: TrainOrder) -> Step:
+    def step(i: int) -> int:
+        shards = split_rows(rows.batch(order.step_items(i)), group.world)
+        results = group.call_sharded("train_step", shards, lr_at(run.optim, i, order.total_steps))
+        return int(sum(r["tokens"] for r in results))
+
+    return step
 
 
-def best_baseline(run: SFTRun, steps: int, warmup: int) -> tuple[float, int]:
-    """(tokens/s, threads) of the baseline at its faster thread count."""
-    return max((baseline_tokens_per_s(run, steps, warmup, n), n) for n in sorted({1, os.cpu_count() or 1}))
+def timed(step: Step, first: int, count: int) -> list[float]:
+    """Tokens/s of steps first..first+count-1."""
+    rates = []
+    for i in range(first, first + count):
+        start = time.perf_counter()
+        tokens = step(i)
+        rates.append(tokens / (time.perf_counter() - start))
+    return rates
+
+
+@contextlib.contextmanager
+def paused(processes: list[psutil.Process]) -> Iterator[None]:
+    for p in processes:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for p in processes:
+            p.send_signal(signal.SIGCONT)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=16, help="measured blocks per side")
+    parser.add_argument("--block", type=int, default=5, help="steps per block")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured steps per side first")
     args = parser.parse_args()
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    steps = args.warmup + args.blocks * args.block
     with tempfile.TemporaryDirectory(prefix="sftbench") as root:
-        run = bench_run(root, args.steps)
-        first = best_baseline(run, args.steps, args.warmup)
-        engine = engine_tokens_per_s(run, args.warmup)
-        second = best_baseline(run, args.steps, args.warmup)
-    baseline = float(np.mean([first[0], second[0]]))
-    layout = plan(run)
-    print(f"baseline transformers loop: {first[0]:.0f} / {second[0]:.0f} tok/s (best torch threads: {first[1]} / "
-          f"{second[1]}); engine: {engine:.0f} tok/s ({layout.learners} learners x 1 thread; {args.steps} steps of "
-          f"{run.train.micro_batch_size * layout.learners} x {run.data.max_seq_length} tokens); machine load avg "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        run = bench_run(root, steps)
+        layout = plan(run)
+        tokenizer = load_tokenizer(run.model)
+        rows = SFTRows.from_run(run, tokenizer)
+        per_step = run.train.micro_batch_size * layout.grad_accum * layout.learners
+        order = TrainOrder(len(rows), per_step, run.train.epochs, run.data.shuffle_seed, steps)
+        cluster = connect(temp_root=run.ray.temp_root)
+        try:
+            group = LearnerGroup(run, layout, SFTLearner)
+            try:
+                sides = {"engine": engine_step(run, group, rows, order),
+                         "baseline": baseline_step(run, rows, order, tokenizer.pad_token_id)}
+                # The baseline's faster thread count, chosen on its warm-up steps.
+                warm = {}
+                for n in sorted({1, os.cpu_count() or 1}):
+                    torch.set_num_threads(n)
+                    with paused(psutil.Process().children(recursive=True)):
+                        warm[n] = float(np.median(timed(sides["baseline"], 0, args.warmup)))
+                threads = max(warm, key=warm.__getitem__)
+                torch.set_num_threads(threads)
+                timed(sides["engine"], 0, args.warmup)
+                ray_processes = psutil.Process().children(recursive=True)
+                rates: dict[str, list[float]] = {"engine": [], "baseline": []}
+                for b in range(args.blocks):
+                    first = args.warmup + b * args.block
+                    for name in (("engine", "baseline") if b % 4 in (0, 3) else ("baseline", "engine")):
+                        with paused(ray_processes) if name == "baseline" else contextlib.nullcontext():
+                            rates[name] += timed(sides[name], first, args.block)
+            finally:
+                group.shutdown()
+        finally:
+            cluster.shutdown()
+    engine, baseline = (float(np.median(rates[k])) for k in ("engine", "baseline"))
+    spread = {k: np.percentile(v, [25, 75]) for k, v in rates.items()}
+    print(f"baseline transformers loop ({threads} torch threads): {baseline:.0f} tok/s (IQR {spread['baseline'][0]:.0f}-"
+          f"{spread['baseline'][1]:.0f}); engine ({layout.learners} learners x 1 thread): {engine:.0f} tok/s (IQR "
+          f"{spread['engine'][0]:.0f}-{spread['engine'][1]:.0f}); {args.blocks} alternating blocks of {args.block} steps "
+          f"of {per_step} x {run.data.max_seq_length} tokens each; load avg {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
     print(f"sft_train: {engine / baseline:.2f}x (goal >= 1.0)")
 
 
