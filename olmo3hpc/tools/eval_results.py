@@ -12,11 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from olmo3hpc.tools.staging import write_text_atomic
+from olmo3hpc.tools.staging import staged_file, write_text_atomic
 
 CSV_FIELDS = ("label", "step", "group", "score", "n", "too_long", "engine", "seconds", "checkpoint")
 
@@ -76,11 +75,9 @@ def _plot(cells: list[dict[str, Any]], path: Path, title: str) -> None:
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    # Every array task re-merges when its cell finishes: a per-process name keeps concurrent writers apart.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp)
+    with staged_file(path) as tmp:  # every array task re-merges when its cell finishes
+        fig.savefig(tmp)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def merge_results(sweep_dir: str | Path) -> list[dict[str, Any]]:
