@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from olmo3hpc.atomic import write_text_atomic
 from olmo3hpc.config import TrainConfig
 from olmo3hpc.engine import preempt
 
@@ -107,7 +108,7 @@ class Checkpointer:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         group.save_checkpoint(str(tmp))
-        _write_atomic(tmp / STATE_FILE, state.to_json())
+        write_text_atomic(tmp / STATE_FILE, state.to_json(), durable=True)
         shutil.rmtree(final, ignore_errors=True)  # an incomplete leftover without trainer_state.json
         os.replace(tmp, final)
         _fsync_dir(self.dir)
@@ -147,7 +148,7 @@ class Checkpointer:
             self.export(group, state.step)
 
     def _point_latest(self, path: Path) -> None:
-        _write_atomic(self.dir / LATEST_FILE, path.name + "\n")
+        write_text_atomic(self.dir / LATEST_FILE, path.name + "\n", durable=True)
 
     def _prune(self) -> None:
         if self.keep_last < 0:
@@ -161,15 +162,6 @@ class Checkpointer:
         for root in (self.dir, self.hf_dir):
             for partial in list(root.glob("*.tmp")) if root.exists() else []:
                 shutil.rmtree(partial, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".writing")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _fsync_dir(path: Path) -> None:

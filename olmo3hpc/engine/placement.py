@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from olmo3hpc.atomic import write_text_atomic
+
 FILE_NAME = "placement.json"
 
 
@@ -50,10 +52,7 @@ def locate(reports: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[
 
 def write(run_dir: str | Path, learners: Sequence[dict[str, Any]], engines: Sequence[dict[str, Any]] = ()) -> Path:
     path = Path(run_dir) / FILE_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"learners": list(learners), "engines": list(engines)}, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"learners": list(learners), "engines": list(engines)}, indent=1) + "\n")
     return path
 
 

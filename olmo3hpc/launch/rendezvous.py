@@ -11,17 +11,16 @@ the job is guaranteed). One folder per job attempt, `run_dir/ray/<job key>/`:
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from olmo3hpc.atomic import write_text_atomic
+
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, sort_keys=True))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from olmo3hpc.atomic import write_text_atomic
 from olmo3hpc.config import ConfigError, Run, dump_run
 from olmo3hpc.launch.params import run_dir_of
 
@@ -40,16 +41,16 @@ def write_run_dir(run: Run, driver: str) -> tuple[Path, bool]:
     run_dir = run_dir_of(run)
     existed = (run_dir / "config.yaml").exists()
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / "config.yaml", dump_run(run))
+    write_text_atomic(run_dir / "config.yaml", dump_run(run))
     snapshot_code(run_dir / "code")
     driver_file = run_dir / "driver.txt"
     if driver:
-        _write_atomic(driver_file, driver + "\n")
+        write_text_atomic(driver_file, driver + "\n")
     elif driver_file.exists():
         driver_file.unlink()
     wandb_id = run_dir / "wandb_id"
     if not wandb_id.exists():
-        _write_atomic(wandb_id, secrets.token_hex(4) + "\n")  # W&B run ids: 8 lowercase alphanumerics
+        write_text_atomic(wandb_id, secrets.token_hex(4) + "\n")  # W&B run ids: 8 lowercase alphanumerics
     return run_dir, existed
 
 
@@ -72,9 +73,3 @@ def snapshot_code(dest: Path) -> None:
 def remove_new_run_dir(run_dir: Path) -> None:
     """Undo write_run_dir for a run directory this launch created (its submission failed)."""
     shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

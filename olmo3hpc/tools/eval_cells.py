@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from olmo3hpc.tools.staging import write_text_atomic
+from olmo3hpc.atomic import write_text_atomic
 from olmo3hpc.tools.suites import TaskGroup, load_rows
 
 RESULT_TIMEOUT_S = 3600.0

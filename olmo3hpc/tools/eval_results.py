@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from olmo3hpc.tools.staging import staged_file, write_text_atomic
+from olmo3hpc.atomic import staged_file, write_text_atomic
 
 CSV_FIELDS = ("label", "step", "group", "score", "n", "too_long", "engine", "seconds", "checkpoint")
 

@@ -19,7 +19,7 @@ from olmo3hpc.launch import jobs
 from olmo3hpc.launch.options import LaunchOptions
 from olmo3hpc.launch.submit import launch
 from olmo3hpc.tools.eval_cells import Cell, EvalSettings
-from olmo3hpc.tools.staging import write_text_atomic
+from olmo3hpc.atomic import write_text_atomic
 
 POLL_S = 2.0
 UNKNOWN_GRACE_S = 120.0
