@@ -6,22 +6,20 @@ over gloo); the baseline is one process at its best torch thread count (1 or all
 CPU, OpenMP threads spinning against other processes can make all cores slower than one). Both train
 the same rows per optimizer step, step for step.
 
-A step of this model takes 40-200 ms and the speed of a shared VM drifts by tens of percent over
-seconds, so the two sides are not run one after the other: both stay alive and take turns in blocks
-of `--block` steps (ABBA order), and each side's figure is the median over its steps of non-padding
-tokens / step wall time. During the baseline's turns Ray's processes (GCS, raylet, agents, the idle
-learners) are paused with SIGSTOP: a plain loop runs on a machine without Ray, and Ray's idle wake-ups
-measurably slow OpenMP threads (3-13% on this 2-core VM). The engine's steps are
-`LearnerGroup.call_sharded("train_step", ...)` exactly as the stage's loop issues them (the loop adds
-only a metrics line per step).
+A step of this model takes well under a second and the speed of a shared VM drifts over seconds, so the
+two sides are not run one after the other: both stay alive and take turns in blocks of `--block` steps
+(ABBA order), and each side's figure is the median over its steps of non-padding tokens / step wall
+time. During the baseline's turns Ray's processes (GCS, raylet, agents, the idle learners) are paused
+with SIGSTOP: a plain loop runs on a machine without Ray, and Ray's idle wake-ups slow OpenMP threads.
+The engine's steps are `LearnerGroup.call_sharded("train_step", ...)` exactly as the stage's loop issues
+them (the loop adds only a metrics line per step).
 
 Row length. Data parallelism costs a gradient all-reduce (plus DeepSpeed's partition collectives) per
-optimizer step, paid back by the tokens each rank trains in that step. The OLMo 3 SFT recipes train
-one 32K-token row per GPU per step; the smoke recipe's 256-token rows give a rank 1K tokens per step,
-32x fewer, so there the all-reduce and waiting for the slower rank (~10 ms of a ~45 ms step on 2 cores)
-cancel what one thread per process gains over two OpenMP threads. The goal is judged at 1024-token rows
-(4K tokens per rank per step, still 8x fewer than the recipes); the smoke shape is measured and printed
-beside it.
+optimizer step, paid back by the tokens each rank trains in that step. The OLMo 3 SFT recipes train one
+32K-token row per GPU per step; the smoke recipe's 256-token rows give a rank 1K tokens per step, 32x
+fewer, so there the all-reduce and waiting for the slower rank cancel what one thread per process gains
+over two OpenMP threads. The goal is judged at 1024-token rows (4K tokens per rank per step, still 8x
+fewer than the recipes); the smoke shape is measured and printed beside it.
 
     python bench/sft_train.py [--blocks 12] [--block 4] [--warmup 4]
 
