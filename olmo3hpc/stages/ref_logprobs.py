@@ -8,20 +8,20 @@ mixed dataset, so unlike open-instruct's per-rank cache it does not depend on wo
 Cache file: `<data cache dir>/ref_logps/<key>.pt`, key = hash of (tokenized-data cache key, initial
 model, chat template, dtype). The data key (olmo3hpc.data.cache) already covers the mix, template,
 tokenizer and truncation; the model part covers the init weights' identity. It is written atomically
-(tmp file + os.replace) so a preempted pass never leaves a half table that a restart would trust.
+(olmo3hpc.atomic.staged_file) so a preempted pass never leaves a half table that a restart would trust.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from olmo3hpc.atomic import staged_file
 from olmo3hpc.config import DPORun
 from olmo3hpc.stages.dpo_loss import SequenceLogps
 
@@ -143,8 +143,6 @@ def load(path: Path, size: int) -> RefTable | None:
 
 
 def save(path: Path, table: RefTable) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({k: getattr(table, k) for k in ("chosen", "rejected", "chosen_tokens", "rejected_tokens")}, tmp)
-    os.replace(tmp, path)
+    with staged_file(path) as tmp:
+        torch.save({k: getattr(table, k) for k in ("chosen", "rejected", "chosen_tokens", "rejected_tokens")}, tmp)
     return path
